@@ -1,0 +1,14 @@
+//! `muslrust-chef prepare` (not implemented yet).
+
+use std::process::ExitCode;
+
+use muslrust_chef::error::{Error, Result};
+
+use super::Global;
+
+#[derive(clap::Args, Debug)]
+pub struct Args {}
+
+pub fn run(_args: Args, _g: Global) -> Result<ExitCode> {
+    Err(Error::new("`prepare` is not implemented yet"))
+}

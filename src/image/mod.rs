@@ -1,0 +1,2 @@
+//! OCI image assembly: the built-in base, deterministic layers, config,
+//! manifests and the index. (Issue 4.)

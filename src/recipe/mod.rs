@@ -1,0 +1,1 @@
+//! `prepare` and `cook`: dependency skeletons for cached builds. (Issue 3.)

@@ -1,0 +1,1 @@
+//! The distribution API client: push, pull, auth. (Issue 5.)

@@ -1,0 +1,1 @@
+//! `init`: Dockerfile, .dockerignore and CI workflow templates. (Issue 7.)

@@ -1,0 +1,256 @@
+//! Everything a musl target needs besides cargo: a Rust toolchain with a
+//! std for the target (installed, or built once into a cached sysroot), a C
+//! compiler used as the linker, an unwinder and the libc variant. The
+//! result, [`Toolchain`], configures a cargo command; it never edits the
+//! user's configuration: their RUSTFLAGS and `.cargo/config.toml` settings
+//! are kept and ours are added to them.
+
+pub mod c;
+pub mod libc;
+pub mod rust;
+pub mod sysroot;
+
+use std::hash::{Hash, Hasher};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use crate::cargo_config;
+use crate::env;
+use crate::error::{Error, Result};
+use crate::platform::Platform;
+use crate::process;
+use crate::reporter::Reporter;
+
+pub use c::CToolchain;
+pub use libc::{Allocator, LibcChoice, StringFunctions};
+pub use rust::{RustToolchain, StdStrategy};
+
+/// Bump when the layout of the native library directory changes.
+const NATIVE_FORMAT: u32 = 1;
+
+/// A ready-to-use toolchain for one platform.
+#[derive(Debug, Clone)]
+pub struct Toolchain {
+    pub platform: Platform,
+    pub rust: RustToolchain,
+    pub std: StdStrategy,
+    /// The sysroot to pass to rustc (only when std was built from source).
+    pub sysroot: Option<PathBuf>,
+    pub c: CToolchain,
+    /// Our private native library directory (libunwind.a, maybe libc.a),
+    /// searched before musl's own.
+    pub native_dir: PathBuf,
+    pub libc: LibcChoice,
+}
+
+/// Finds (and where needed builds) the toolchain for `platform`.
+pub fn prepare(platform: Platform, libc: LibcChoice, reporter: &dyn Reporter) -> Result<Toolchain> {
+    let triple = platform.triple();
+    let (rust, std) = rust::select(triple)?;
+    let c = c::detect(platform)?;
+    let sysroot = match &std {
+        StdStrategy::Installed => None,
+        StdStrategy::BuildFromSource { library } => {
+            Some(sysroot::ensure(&rust, library, triple, reporter)?)
+        }
+    };
+    let unwind = c::find_unwind(platform, Some(&rust.sysroot))?;
+    let native_dir = native_dir(platform, &c, &unwind, libc, reporter)?;
+    Ok(Toolchain {
+        platform,
+        rust,
+        std,
+        sysroot,
+        c,
+        native_dir,
+        libc,
+    })
+}
+
+fn file_stamp(path: &Path, h: &mut impl Hasher) {
+    path.hash(h);
+    if let Ok(m) = std::fs::metadata(path) {
+        m.len().hash(h);
+        m.modified().ok().hash(h);
+    }
+}
+
+/// Assembles (once, cached by inputs) the private native library directory:
+/// `libunwind.a` with a `__fprintf_chk` shim (Debian's LLVM libunwind is
+/// built against glibc's fortified stdio, which musl lacks), and the
+/// replacement `libc.a` for `libc`.
+fn native_dir(
+    platform: Platform,
+    c: &CToolchain,
+    unwind: &Path,
+    libc: LibcChoice,
+    reporter: &dyn Reporter,
+) -> Result<PathBuf> {
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    NATIVE_FORMAT.hash(&mut h);
+    env!("CARGO_PKG_VERSION").hash(&mut h);
+    platform.hash(&mut h);
+    file_stamp(&c.cc, &mut h);
+    file_stamp(&c.libc_a, &mut h);
+    file_stamp(unwind, &mut h);
+    libc.hash(&mut h);
+    let key = format!("{:016x}", h.finish());
+    let base = env::cache_dir().join("native").join(platform.triple());
+    let dir = base.join(&key);
+    if dir.join(".complete").is_file() {
+        return Ok(dir);
+    }
+    reporter.step(&format!("assembling native libraries for {platform}"));
+    std::fs::create_dir_all(&base).map_err(|e| Error::io("creating", &base, e))?;
+    let tmp = tempfile::Builder::new()
+        .prefix(".tmp-")
+        .tempdir_in(&base)
+        .map_err(|e| Error::io("creating a directory in", &base, e))?;
+    let t = tmp.path();
+    let shim_c = t.join("fprintf_chk.c");
+    std::fs::write(
+        &shim_c,
+        "#include <stdarg.h>\n#include <stdio.h>\n\
+         int __fprintf_chk(FILE *f, int flag, const char *fmt, ...) {\n\
+         (void)flag; va_list ap; va_start(ap, fmt); int r = vfprintf(f, fmt, ap); va_end(ap); return r; }\n",
+    )
+    .map_err(|e| Error::io("writing", &shim_c, e))?;
+    let shim_o = t.join("fprintf_chk.o");
+    process::run_captured(
+        Command::new(&c.cc)
+            .args(["-c", "-O2", "-fPIC", "-o"])
+            .arg(&shim_o)
+            .arg(&shim_c),
+    )?;
+    let unwind_a = t.join("libunwind.a");
+    std::fs::copy(unwind, &unwind_a).map_err(|e| Error::io("copying", unwind, e))?;
+    set_writable(&unwind_a)?;
+    process::run_captured(Command::new(&c.ar).arg("rs").arg(&unwind_a).arg(&shim_o))?;
+    std::fs::remove_file(&shim_o).ok();
+    std::fs::remove_file(&shim_c).ok();
+    libc::assemble(c, platform, libc, t, reporter)?;
+    std::fs::write(t.join(".complete"), key.as_bytes())
+        .map_err(|e| Error::io("writing", &t.join(".complete"), e))?;
+    let kept = tmp.keep();
+    if std::fs::rename(&kept, &dir).is_err() {
+        // Another process finished the same directory first: use theirs.
+        std::fs::remove_dir_all(&kept).ok();
+        if !dir.join(".complete").is_file() {
+            return Err(Error::new(format!("could not create {}", dir.display())));
+        }
+    }
+    Ok(dir)
+}
+
+fn set_writable(p: &Path) -> Result<()> {
+    let mut perm = std::fs::metadata(p)
+        .map_err(|e| Error::io("reading", p, e))?
+        .permissions();
+    #[allow(clippy::permissions_set_readonly_false)]
+    perm.set_readonly(false);
+    std::fs::set_permissions(p, perm).map_err(|e| Error::io("changing permissions of", p, e))
+}
+
+fn toml_str(s: &str) -> String {
+    serde_json::to_string(s).expect("strings serialize")
+}
+
+impl Toolchain {
+    /// The rustflags we add for the target (after the user's own).
+    pub fn our_rustflags(&self) -> Vec<String> {
+        let mut f = Vec::new();
+        if let Some(sr) = &self.sysroot {
+            f.push(format!("--sysroot={}", sr.display()));
+        }
+        // Our crt objects, libc and unwinder come from the C toolchain.
+        f.push("-Clink-self-contained=no".into());
+        // musl-gcc turns the default static-pie into a dynamic PIE that
+        // wants ld-musl; plain static executables are what we promise.
+        f.push("-Crelocation-model=static".into());
+        f.push(format!("-Lnative={}", self.native_dir.display()));
+        f.push(format!("-Clink-arg=-L{}", self.native_dir.display()));
+        // C code (mimalloc, `cc` crates) may need libgcc's helpers.
+        f.push("-Clink-arg=-lgcc".into());
+        f
+    }
+
+    /// A cargo command for `subcommand` (`build`, `check`, ...) run in
+    /// `cwd`, configured for this toolchain's target. The caller adds the
+    /// remaining arguments.
+    pub fn cargo_command(&self, subcommand: &str, cwd: &Path) -> Command {
+        let triple = self.platform.triple();
+        let mut cmd = Command::new(&self.rust.cargo);
+        cmd.current_dir(cwd);
+        cmd.env("RUSTC", &self.rust.rustc);
+        cmd.arg(subcommand).arg("--target").arg(triple);
+        let user = cargo_config::read(cwd, triple);
+        if user.linker.is_none() {
+            cmd.arg("--config").arg(format!(
+                "target.{triple}.linker={}",
+                toml_str(&self.c.cc.to_string_lossy())
+            ));
+        }
+        let ours = self.our_rustflags();
+        let env_flags = std::env::var(env::CARGO_ENCODED_RUSTFLAGS)
+            .ok()
+            .map(|v| {
+                v.split('\x1f')
+                    .filter(|s| !s.is_empty())
+                    .map(str::to_string)
+                    .collect::<Vec<_>>()
+            })
+            .or_else(|| {
+                std::env::var(env::RUSTFLAGS)
+                    .ok()
+                    .map(|v| v.split_whitespace().map(str::to_string).collect())
+            });
+        match env_flags {
+            // The user's RUSTFLAGS win over any config in cargo, so ours must
+            // travel with them.
+            Some(mut flags) => {
+                flags.extend(ours);
+                cmd.env_remove(env::RUSTFLAGS);
+                cmd.env(env::CARGO_ENCODED_RUSTFLAGS, flags.join("\x1f"));
+            }
+            None => {
+                let mut flags = Vec::new();
+                // Setting target rustflags makes cargo ignore build.rustflags,
+                // so carry those over unless target-level flags exist.
+                if !user.has_target_rustflags {
+                    flags.extend(user.build_rustflags.iter().cloned());
+                }
+                flags.extend(ours);
+                let arr: Vec<String> = flags.iter().map(|f| toml_str(f)).collect();
+                cmd.arg("--config")
+                    .arg(format!("target.{triple}.rustflags=[{}]", arr.join(",")));
+            }
+        }
+        let cc_var = format!("CC_{}", triple.replace('-', "_"));
+        if std::env::var_os(&cc_var).is_none() && std::env::var_os(format!("CC_{triple}")).is_none()
+        {
+            cmd.env(&cc_var, &self.c.cc);
+        }
+        let ar_var = format!("AR_{}", triple.replace('-', "_"));
+        if std::env::var_os(&ar_var).is_none() && std::env::var_os(format!("AR_{triple}")).is_none()
+        {
+            cmd.env(&ar_var, &self.c.ar);
+        }
+        if std::env::var_os(env::CARGO_NET_GIT_FETCH_WITH_CLI).is_none() {
+            cmd.env(env::CARGO_NET_GIT_FETCH_WITH_CLI, "true");
+        }
+        cmd
+    }
+
+    /// A short description for progress lines and `doctor`.
+    pub fn describe(&self) -> String {
+        let std = match &self.std {
+            StdStrategy::Installed => "installed std".to_string(),
+            StdStrategy::BuildFromSource { .. } => "std built from source (cached)".to_string(),
+        };
+        format!(
+            "{} with {std}, linker {}",
+            self.rust.describe(),
+            self.c.cc.display()
+        )
+    }
+}
