@@ -71,6 +71,11 @@ fn string_list(item: &toml_edit::Item) -> Vec<String> {
 /// `triple`. Unreadable or malformed files are skipped (cargo itself will
 /// report them when it runs).
 pub fn read(cwd: &Path, triple: &str) -> UserConfig {
+    read_with_env(cwd, triple, &|k| std::env::var(k).ok())
+}
+
+/// [`read`] with the environment given as a lookup function.
+pub fn read_with_env(cwd: &Path, triple: &str, env: &dyn Fn(&str) -> Option<String>) -> UserConfig {
     let mut cfg = UserConfig::default();
     let files = config_files(cwd);
     // Lowest precedence first, so later files (closer to cwd) come last,
@@ -103,14 +108,14 @@ pub fn read(cwd: &Path, triple: &str) -> UserConfig {
             }
         }
     }
-    if let Ok(v) = std::env::var("CARGO_BUILD_RUSTFLAGS") {
+    if let Some(v) = env("CARGO_BUILD_RUSTFLAGS") {
         cfg.build_rustflags = v.split_whitespace().map(str::to_string).collect();
     }
     let et = env_triple(triple);
-    if std::env::var_os(format!("CARGO_TARGET_{et}_RUSTFLAGS")).is_some() {
+    if env(&format!("CARGO_TARGET_{et}_RUSTFLAGS")).is_some() {
         cfg.has_target_rustflags = true;
     }
-    if let Ok(l) = std::env::var(format!("CARGO_TARGET_{et}_LINKER")) {
+    if let Some(l) = env(&format!("CARGO_TARGET_{et}_LINKER")) {
         cfg.linker = Some(l);
     }
     cfg

@@ -180,6 +180,15 @@ struct CargoMessage {
     executable: Option<PathBuf>,
     #[serde(default)]
     package_id: Option<String>,
+    /// `build-script-executed`: the libraries a build script asked to link.
+    #[serde(default)]
+    linked_libs: Vec<String>,
+}
+
+/// A library a build script asked to link dynamically (`dylib=NAME`).
+fn dylib_name(spec: &str) -> Option<&str> {
+    let name = spec.strip_prefix("dylib=")?;
+    Some(name.split(':').next_back().unwrap_or(name))
 }
 
 #[derive(Deserialize)]
@@ -291,11 +300,19 @@ fn run_cargo(
     let mut child = cmd.spawn().map_err(|e| process::spawn_error(&cmd, e))?;
     let stdout = child.stdout.take().expect("piped");
     let mut exes = Vec::new();
+    let mut dylibs: Vec<String> = Vec::new();
     for line in BufReader::new(stdout).lines() {
         let line = line.map_err(|e| Error::new(format!("reading cargo output: {e}")))?;
         let Ok(msg) = serde_json::from_str::<CargoMessage>(&line) else {
             continue;
         };
+        if msg.reason == "build-script-executed" {
+            let pkg = msg.package_id.as_deref().map(package_name).unwrap_or("?");
+            for lib in msg.linked_libs.iter().filter_map(|l| dylib_name(l)) {
+                dylibs.push(format!("{lib} (from {pkg}'s build script)"));
+            }
+            continue;
+        }
         if msg.reason != "compiler-artifact" {
             continue;
         }
@@ -303,13 +320,20 @@ fn run_cargo(
             continue;
         };
         if t.kind.iter().any(|k| k == "bin") && bins.iter().any(|b| b.name == t.name) {
-            let _ = msg.package_id;
             exes.push((t.name, exe));
         }
     }
     let status = child
         .wait()
         .map_err(|e| Error::new(format!("waiting for cargo: {e}")))?;
+    if !status.success() && !dylibs.is_empty() {
+        return Err(Error::new(format!(
+            "cargo build for {} failed: a build script links shared libraries, which a static binary cannot use: {}",
+            tc.platform,
+            dylibs.join(", ")
+        ))
+        .hint("make the -sys crate link statically (often a `static` or `vendored` feature, or an env var like FOO_STATIC=1) or drop the dependency"));
+    }
     if !status.success() {
         return Err(
             Error::new(format!("cargo build for {} failed ({status})", tc.platform)).hint(format!(
@@ -321,6 +345,15 @@ fn run_cargo(
     exes.sort();
     exes.dedup();
     Ok(exes)
+}
+
+/// The package name from a cargo package id (both the old `name version
+/// (source)` form and the newer `source#name@version` form).
+fn package_name(id: &str) -> &str {
+    if let Some((_, rest)) = id.rsplit_once('#') {
+        return rest.split('@').next().unwrap_or(rest);
+    }
+    id.split(' ').next().unwrap_or(id)
 }
 
 /// Copies `src` to `dest` through a temporary name (stripping it with

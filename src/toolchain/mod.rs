@@ -15,7 +15,6 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use crate::cargo_config;
-use crate::env;
 use crate::error::{Error, Result};
 use crate::platform::Platform;
 use crate::process;
@@ -94,8 +93,11 @@ fn native_dir(
     file_stamp(&c.libc_a, &mut h);
     file_stamp(unwind, &mut h);
     libc.hash(&mut h);
+    libc::cache_key().hash(&mut h);
     let key = format!("{:016x}", h.finish());
-    let base = env::cache_dir().join("native").join(platform.triple());
+    let base = crate::env::cache_dir()
+        .join("native")
+        .join(platform.triple());
     let dir = base.join(&key);
     if dir.join(".complete").is_file() {
         return Ok(dir);
@@ -178,12 +180,24 @@ impl Toolchain {
     /// `cwd`, configured for this toolchain's target. The caller adds the
     /// remaining arguments.
     pub fn cargo_command(&self, subcommand: &str, cwd: &Path) -> Command {
+        self.cargo_command_with_env(subcommand, cwd, &|k| std::env::var(k).ok())
+    }
+
+    /// [`Toolchain::cargo_command`] with the environment given as a lookup
+    /// function (so the merging rules can be tested without touching the
+    /// process environment).
+    pub fn cargo_command_with_env(
+        &self,
+        subcommand: &str,
+        cwd: &Path,
+        env: &dyn Fn(&str) -> Option<String>,
+    ) -> Command {
         let triple = self.platform.triple();
         let mut cmd = Command::new(&self.rust.cargo);
         cmd.current_dir(cwd);
         cmd.env("RUSTC", &self.rust.rustc);
         cmd.arg(subcommand).arg("--target").arg(triple);
-        let user = cargo_config::read(cwd, triple);
+        let user = cargo_config::read_with_env(cwd, triple, env);
         if user.linker.is_none() {
             cmd.arg("--config").arg(format!(
                 "target.{triple}.linker={}",
@@ -191,8 +205,7 @@ impl Toolchain {
             ));
         }
         let ours = self.our_rustflags();
-        let env_flags = std::env::var(env::CARGO_ENCODED_RUSTFLAGS)
-            .ok()
+        let env_flags = env(crate::env::CARGO_ENCODED_RUSTFLAGS)
             .map(|v| {
                 v.split('\x1f')
                     .filter(|s| !s.is_empty())
@@ -200,8 +213,7 @@ impl Toolchain {
                     .collect::<Vec<_>>()
             })
             .or_else(|| {
-                std::env::var(env::RUSTFLAGS)
-                    .ok()
+                env(crate::env::RUSTFLAGS)
                     .map(|v| v.split_whitespace().map(str::to_string).collect())
             });
         match env_flags {
@@ -209,8 +221,8 @@ impl Toolchain {
             // travel with them.
             Some(mut flags) => {
                 flags.extend(ours);
-                cmd.env_remove(env::RUSTFLAGS);
-                cmd.env(env::CARGO_ENCODED_RUSTFLAGS, flags.join("\x1f"));
+                cmd.env_remove(crate::env::RUSTFLAGS);
+                cmd.env(crate::env::CARGO_ENCODED_RUSTFLAGS, flags.join("\x1f"));
             }
             None => {
                 let mut flags = Vec::new();
@@ -226,17 +238,15 @@ impl Toolchain {
             }
         }
         let cc_var = format!("CC_{}", triple.replace('-', "_"));
-        if std::env::var_os(&cc_var).is_none() && std::env::var_os(format!("CC_{triple}")).is_none()
-        {
+        if env(&cc_var).is_none() && env(&format!("CC_{triple}")).is_none() {
             cmd.env(&cc_var, &self.c.cc);
         }
         let ar_var = format!("AR_{}", triple.replace('-', "_"));
-        if std::env::var_os(&ar_var).is_none() && std::env::var_os(format!("AR_{triple}")).is_none()
-        {
+        if env(&ar_var).is_none() && env(&format!("AR_{triple}")).is_none() {
             cmd.env(&ar_var, &self.c.ar);
         }
-        if std::env::var_os(env::CARGO_NET_GIT_FETCH_WITH_CLI).is_none() {
-            cmd.env(env::CARGO_NET_GIT_FETCH_WITH_CLI, "true");
+        if env(crate::env::CARGO_NET_GIT_FETCH_WITH_CLI).is_none() {
+            cmd.env(crate::env::CARGO_NET_GIT_FETCH_WITH_CLI, "true");
         }
         cmd
     }
@@ -252,5 +262,117 @@ impl Toolchain {
             self.rust.describe(),
             self.c.cc.display()
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn fake(sysroot: Option<&str>) -> Toolchain {
+        Toolchain {
+            platform: Platform::ARM64,
+            rust: RustToolchain {
+                rustc: "/x/rustc".into(),
+                cargo: "/x/cargo".into(),
+                release: "1.0.0".into(),
+                commit: "abc".into(),
+                sysroot: "/x".into(),
+            },
+            std: StdStrategy::Installed,
+            sysroot: sysroot.map(PathBuf::from),
+            c: CToolchain {
+                cc: "/usr/bin/aarch64-linux-musl-gcc".into(),
+                cc_from_env: false,
+                ar: "/usr/bin/ar".into(),
+                strip: None,
+                libc_a: "/usr/lib/aarch64-linux-musl/libc.a".into(),
+            },
+            native_dir: "/cache/native".into(),
+            libc: LibcChoice::default(),
+        }
+    }
+
+    type Parts = (Vec<String>, HashMap<String, Option<String>>);
+
+    fn parts(cmd: &Command) -> Parts {
+        let args = cmd
+            .get_args()
+            .map(|a| a.to_string_lossy().into_owned())
+            .collect();
+        let envs = cmd
+            .get_envs()
+            .map(|(k, v)| {
+                (
+                    k.to_string_lossy().into_owned(),
+                    v.map(|v| v.to_string_lossy().into_owned()),
+                )
+            })
+            .collect();
+        (args, envs)
+    }
+
+    #[test]
+    fn defaults_git_fetch_with_cli_but_user_value_wins() {
+        let dir = tempfile::tempdir().unwrap();
+        let tc = fake(None);
+        let (_, envs) = parts(&tc.cargo_command_with_env("build", dir.path(), &|_| None));
+        assert_eq!(
+            envs["CARGO_NET_GIT_FETCH_WITH_CLI"].as_deref(),
+            Some("true")
+        );
+        let user = |k: &str| (k == "CARGO_NET_GIT_FETCH_WITH_CLI").then(|| "false".to_string());
+        let (_, envs) = parts(&tc.cargo_command_with_env("build", dir.path(), &user));
+        assert!(
+            !envs.contains_key("CARGO_NET_GIT_FETCH_WITH_CLI"),
+            "inherited, not overridden"
+        );
+    }
+
+    #[test]
+    fn user_rustflags_env_is_extended_not_replaced() {
+        let dir = tempfile::tempdir().unwrap();
+        let tc = fake(Some("/cache/sysroot"));
+        let user = |k: &str| (k == "RUSTFLAGS").then(|| "--cfg mine -Copt-level=1".to_string());
+        let (args, envs) = parts(&tc.cargo_command_with_env("build", dir.path(), &user));
+        let enc = envs["CARGO_ENCODED_RUSTFLAGS"].clone().unwrap();
+        let flags: Vec<&str> = enc.split('\x1f').collect();
+        assert_eq!(&flags[..3], ["--cfg", "mine", "-Copt-level=1"]);
+        assert!(flags.contains(&"--sysroot=/cache/sysroot"));
+        assert_eq!(
+            envs["RUSTFLAGS"], None,
+            "RUSTFLAGS moves into the encoded form"
+        );
+        assert!(!args.iter().any(|a| a.contains("rustflags")));
+    }
+
+    #[test]
+    fn config_build_rustflags_carried_into_target_rustflags() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join(".cargo")).unwrap();
+        std::fs::write(
+            dir.path().join(".cargo/config.toml"),
+            "[build]\nrustflags = [\"--cfg\", \"fromfile\"]\n",
+        )
+        .unwrap();
+        let tc = fake(None);
+        let (args, _) = parts(&tc.cargo_command_with_env("build", dir.path(), &|_| None));
+        let rf = args
+            .iter()
+            .find(|a| a.starts_with("target.aarch64-unknown-linux-musl.rustflags="))
+            .expect("target rustflags passed with --config");
+        assert!(rf.contains("\"--cfg\",\"fromfile\""), "{rf}");
+        assert!(rf.contains("-Clink-self-contained=no"), "{rf}");
+        assert!(
+            args.iter()
+                .any(|a| a.starts_with("target.aarch64-unknown-linux-musl.linker="))
+        );
+        // A linker the user configured is left alone.
+        let user = |k: &str| {
+            (k == "CARGO_TARGET_AARCH64_UNKNOWN_LINUX_MUSL_LINKER").then(|| "my-ld".to_string())
+        };
+        let (args, _) = parts(&tc.cargo_command_with_env("build", dir.path(), &user));
+        assert!(!args.iter().any(|a| a.contains(".linker=")));
     }
 }
