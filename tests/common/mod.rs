@@ -56,13 +56,18 @@ pub fn which(tool: &str) -> Option<PathBuf> {
 /// Requires everything a musl build for both platforms needs.
 #[must_use]
 pub fn require_musl_toolchains() -> bool {
-    let out = chef().args(["doctor", "--json"]).output().expect("runs doctor");
+    let out = chef()
+        .args(["doctor", "--json"])
+        .output()
+        .expect("runs doctor");
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("doctor --json is JSON");
-    let ready = v["platforms"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .all(|p| p["checks"].as_array().unwrap().iter().all(|c| c["ok"] == true));
+    let ready = v["platforms"].as_array().unwrap().iter().all(|p| {
+        p["checks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|c| c["ok"] == true)
+    });
     require(
         "musl toolchains for linux/amd64 and linux/arm64",
         ready,
