@@ -156,7 +156,7 @@ pub fn parse_port(s: &str) -> Result<String> {
     Ok(format!("{port}/{proto}"))
 }
 
-/// Resolves `--include SRC:DEST` against the project directory `root`:
+/// Resolves `--include SRC:DEST` (SRC relative to the current directory):
 /// SRC must exist and stay inside `root` after resolving symlinks (like a
 /// Docker build context), so an image never picks up files from elsewhere
 /// on the machine. A directory is copied recursively, sorted.
@@ -175,14 +175,10 @@ pub fn resolve_include(root: &Path, spec: &str) -> Result<Vec<Include>> {
     let root = root
         .canonicalize()
         .map_err(|e| Error::io("resolving", root, e))?;
-    let src_path = if Path::new(src).is_absolute() {
-        PathBuf::from(src)
-    } else {
-        root.join(src)
-    };
+    let src_path = PathBuf::from(src);
     let real = src_path.canonicalize().map_err(|e| {
         Error::io("--include: reading", &src_path, e)
-            .hint("SRC is relative to the project directory; check the path")
+            .hint("SRC is relative to the current directory; check the path")
     })?;
     let inside = |p: &Path| -> Result<()> {
         if p.starts_with(&root) {
@@ -389,6 +385,25 @@ pub fn assemble(spec: &ImageSpec, bin: &str, binaries: &[(Platform, Vec<u8>)]) -
     Ok(ImageSet { images, index })
 }
 
+/// The one binary an image runs: `--bin`, or the project's only one.
+pub fn select_bin(project: &Project, bins: &[String]) -> Result<String> {
+    if bins.len() > 1 {
+        return Err(
+            Error::new("an image runs one binary, but several --bin were given")
+                .hint("build one image per binary, each with its own --bin"),
+        );
+    }
+    let all = project.select_bins(bins)?;
+    if all.len() != 1 {
+        let names: Vec<&str> = all.iter().map(|b| b.name.as_str()).collect();
+        return Err(
+            Error::new("an image runs one binary, and this project has several")
+                .hint(format!("pick one with --bin ({})", names.join(", "))),
+        );
+    }
+    Ok(all[0].name.clone())
+}
+
 /// Builds `bin` with `compiler` for every platform of `req`, checks each
 /// binary is static, and assembles the images.
 pub fn build_image(
@@ -397,20 +412,7 @@ pub fn build_image(
     spec: &ImageSpec,
     reporter: &dyn Reporter,
 ) -> Result<ImageSet> {
-    let bin = match req.bins.as_slice() {
-        [one] => one.clone(),
-        _ => {
-            let all = req.project.select_bins(&[])?;
-            if all.len() != 1 {
-                let names: Vec<&str> = all.iter().map(|b| b.name.as_str()).collect();
-                return Err(
-                    Error::new("an image runs one binary, and this project has several")
-                        .hint(format!("pick one with --bin ({})", names.join(", "))),
-                );
-            }
-            all[0].name.clone()
-        }
-    };
+    let bin = select_bin(&req.project, &req.bins)?;
     check_platforms(spec, &req.platforms)?;
     let mut req = req.clone();
     req.bins = vec![bin.clone()];
