@@ -65,8 +65,15 @@ pub fn parse(text: &str, path: &Path) -> Result<DocumentMut> {
 }
 
 /// Masks local entries. `local` maps a local package name to its version
-/// before masking and the masked one.
+/// before masking and the masked one. An entry without `source` is a path
+/// package; a reference `name version` without source is rewritten unless
+/// a registry (or git) entry has that name and version.
 pub fn mask(doc: &mut DocumentMut, local: &BTreeMap<String, (String, String)>) {
+    let sourced: BTreeSet<(String, String)> = entries(doc)
+        .into_iter()
+        .filter(|e| e.source.is_some())
+        .map(|e| (e.name, e.version))
+        .collect();
     let Some(pkgs) = doc
         .get_mut("package")
         .and_then(|p| p.as_array_of_tables_mut())
@@ -80,10 +87,7 @@ pub fn mask(doc: &mut DocumentMut, local: &BTreeMap<String, (String, String)>) {
             .and_then(|v| v.as_str())
             .unwrap_or("")
             .to_string();
-        if is_local
-            && let Some((orig, masked)) = local.get(&name)
-            && t.get("version").and_then(|v| v.as_str()) == Some(orig.as_str())
-        {
+        if is_local && let Some((_, masked)) = local.get(&name) {
             t["version"] = Item::Value(Value::from(masked.as_str()));
         }
         if let Some(deps) = t.get_mut("dependencies").and_then(|d| d.as_array_mut()) {
@@ -93,8 +97,8 @@ pub fn mask(doc: &mut DocumentMut, local: &BTreeMap<String, (String, String)>) {
                 if src.is_some() {
                     continue;
                 }
-                if let (Some(ver), Some((orig, masked))) = (ver, local.get(n))
-                    && ver == orig
+                if let (Some(ver), Some((_, masked))) = (ver, local.get(n))
+                    && !sourced.contains(&(n.to_string(), ver.to_string()))
                 {
                     let decor = v.decor().clone();
                     *v = Value::from(format!("{n} {masked}"));
