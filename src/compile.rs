@@ -213,6 +213,7 @@ impl Compiler for CargoCompiler {
             for (bin, exe) in exes {
                 let report = inspect::inspect_file(&exe)?;
                 inspect::verify_static(&exe, &report, tc.platform)?;
+                toolchain::libc::verify_linked(&exe, &report, tc.platform, req.libc)?;
                 let package = req
                     .project
                     .package_of(&bin)

@@ -72,6 +72,11 @@ impl serde::Serialize for Platform {
 /// A marker string the fast string functions embed (survives `strip`).
 pub const FAST_STRINGS_MARKER: &[u8] = b"muslrust-chef fast string functions";
 
+/// A marker string linked next to `free` when mimalloc replaces musl's
+/// malloc inside libc (survives `strip`; the mimalloc crate used as a Rust
+/// `#[global_allocator]` does not carry it).
+pub const MIMALLOC_MARKER: &[u8] = b"muslrust-chef mimalloc in libc";
+
 fn contains(hay: &[u8], needle: &[u8]) -> bool {
     hay.windows(needle.len()).any(|w| w == needle)
 }
@@ -138,28 +143,37 @@ pub fn inspect_bytes(data: &[u8]) -> Result<BinaryReport> {
     let has = |n: &str| names.contains(n);
     let has_prefix = |p: &str| names.iter().any(|n| n.starts_with(p) || n.contains(p));
     let glibc_dyn = needed.iter().any(|n| n.starts_with("libc.so.6"));
-    let allocator = if has("mi_malloc") || has("_mi_heap_main") || contains(data, b"mimalloc: ") {
-        AllocatorKind::Mimalloc
-    } else if has_prefix("je_malloc") || has_prefix("_rjem_") || has("je_mallocx") {
-        AllocatorKind::Jemalloc
-    } else if glibc_dyn || has("__libc_malloc") || has("_int_malloc") {
-        AllocatorKind::Glibc
-    } else if has("__malloc_alloc_meta")
+    // musl's mallocng / oldmalloc internals.
+    let musl_malloc = has("__malloc_alloc_meta")
         || has("__libc_malloc_impl")
         || has("__simple_malloc")
         || has("__malloc_donate")
-        || has("alloc_meta")
-    {
+        || has("alloc_meta");
+    // What `malloc` is, in this order: our mimalloc build (marker), other
+    // allocators defining malloc, musl's own; only then a mimalloc that is
+    // just linked in (the mimalloc crate as Rust's global allocator, beside
+    // libc's malloc), which is all a stripped binary can tell.
+    let allocator = if contains(data, MIMALLOC_MARKER) {
+        AllocatorKind::Mimalloc
+    } else if has_prefix("je_malloc") || has_prefix("_rjem_") || has("je_mallocx") {
+        AllocatorKind::Jemalloc
+    } else if glibc_dyn || has("_int_malloc") || (has("__libc_malloc") && !has("mi_malloc")) {
+        AllocatorKind::Glibc
+    } else if musl_malloc {
         AllocatorKind::Musl
+    } else if has("mi_malloc") || has("_mi_heap_main") || contains(data, b"mimalloc: ") {
+        AllocatorKind::Mimalloc
     } else {
         AllocatorKind::Unknown
     };
     let rust_global_allocator = if has_symtab {
-        // rustc names the shim for a user `#[global_allocator]` `__rg_alloc`
-        // (mangled); the default is `__rdl_alloc` through the system malloc.
+        // With a user `#[global_allocator]`, rustc's `__rust_alloc` shim
+        // calls it (`__rg_alloc`, often inlined away); without one it calls
+        // std's default `__rdl_alloc`, which goes to malloc.
         let custom = names.iter().any(|n| n.contains("__rg_alloc"));
         let default = names.iter().any(|n| n.contains("__rdl_alloc"));
-        if custom {
+        let shim = names.iter().any(|n| n.contains("__rust_alloc"));
+        if custom || (shim && !default) {
             Some(true)
         } else if default {
             Some(false)
