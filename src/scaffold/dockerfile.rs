@@ -4,7 +4,7 @@
 //!
 //! Choices worth knowing when editing the template:
 //! - The compile stages run on `$BUILDPLATFORM` and cross-compile for
-//!   `$TARGETPLATFORM` (muslrust-chef reads `MUSLRUST_CHEF_PLATFORMS`), so
+//!   `$TARGETPLATFORM` (`--platform "$TARGETPLATFORM"`), so
 //!   `--platform linux/amd64,linux/arm64` needs no emulation; the runtime
 //!   stage only copies a file, which needs none either.
 //! - Cargo's registry and git checkouts live in BuildKit cache mounts: they
@@ -66,18 +66,18 @@ RUN muslrust-chef prepare --bin {bin} --recipe-path recipe.json
 #    layer is reused as long as recipe.json is unchanged.
 FROM --platform=$BUILDPLATFORM ${{MUSLRUST_CHEF_IMAGE}} AS cook
 ARG TARGETPLATFORM
-ENV MUSLRUST_CHEF_PLATFORMS=${{TARGETPLATFORM}}
 WORKDIR /app
 COPY --from=planner /app/recipe.json recipe.json
 # Cargo's downloads go to cache mounts; target/ stays in the layer on purpose
 # (a cache-mounted target/ would leave this layer empty).
-RUN {mounts}muslrust-chef cook --release --recipe-path recipe.json
+RUN {mounts}muslrust-chef cook --release --platform "$TARGETPLATFORM" --recipe-path recipe.json
 
 # 3. build: compile the project on top of the cooked dependencies; find,
 #    strip and verify the static executable into /out/{bin}.
 FROM cook AS build
+ARG TARGETPLATFORM
 COPY . .
-RUN {mounts}muslrust-chef build --release --strip --bin {bin} --out /out
+RUN {mounts}muslrust-chef build --release --strip --platform "$TARGETPLATFORM" --bin {bin} --out /out
 
 # 4. runtime: {runtime_note}.
 FROM ${{RUNTIME_IMAGE}}
