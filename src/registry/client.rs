@@ -188,6 +188,8 @@ struct Req<'a> {
     retry: bool,
     auth: AuthUse<'a>,
     progress: Option<&'a dyn Fn(u64)>,
+    /// Whether the body is blob payload (counted in [`Client::bytes_sent`]).
+    blob: bool,
 }
 
 impl<'a> Req<'a> {
@@ -200,6 +202,7 @@ impl<'a> Req<'a> {
             retry: true,
             auth: AuthUse::Session,
             progress: None,
+            blob: false,
         }
     }
     fn header(mut self, k: &'static str, v: impl Into<String>) -> Self {
@@ -214,6 +217,12 @@ impl<'a> Req<'a> {
         self.retry = false;
         self
     }
+    /// Marks the body as blob payload reported to `progress`.
+    fn blob_payload(mut self, progress: &'a dyn Fn(u64)) -> Self {
+        self.blob = true;
+        self.progress = Some(progress);
+        self
+    }
 }
 
 /// Counts the bytes ureq reads out of a body.
@@ -221,7 +230,7 @@ struct CountingReader<'a> {
     data: &'a [u8],
     pos: usize,
     progress: Option<&'a dyn Fn(u64)>,
-    sent: &'a Mutex<u64>,
+    sent: Option<&'a Mutex<u64>>,
 }
 
 impl Read for CountingReader<'_> {
@@ -229,7 +238,9 @@ impl Read for CountingReader<'_> {
         let n = (self.data.len() - self.pos).min(buf.len()).min(256 << 10);
         buf[..n].copy_from_slice(&self.data[self.pos..self.pos + n]);
         self.pos += n;
-        *self.sent.lock().unwrap() += n as u64;
+        if let Some(sent) = self.sent {
+            *sent.lock().unwrap() += n as u64;
+        }
         if let Some(p) = self.progress {
             p(n as u64);
         }
@@ -507,7 +518,7 @@ impl Client {
                     data,
                     pos: 0,
                     progress: req.progress,
-                    sent: &self.sent,
+                    sent: req.blob.then_some(&self.sent),
                 };
                 let r = b
                     .header("content-length", data.len().to_string())
@@ -866,12 +877,12 @@ impl Client {
             if chunked {
                 while offset < len {
                     let end = (offset + self.opts.chunk_size as u64).min(len);
-                    let mut req = Req::new(http::Method::PATCH, location.clone())
+                    let req = Req::new(http::Method::PATCH, location.clone())
                         .header("content-type", "application/octet-stream")
                         .header("content-range", format!("{}-{}", offset, end - 1))
                         .body(&data[offset as usize..end as usize])
-                        .no_retry();
-                    req.progress = Some(progress);
+                        .no_retry()
+                        .blob_payload(progress);
                     let (why, wait) = match self.execute(&req) {
                         Ok(resp) => {
                             let status = resp.status().as_u16();
@@ -944,11 +955,11 @@ impl Client {
             }
             // The whole blob in one PUT.
             let url = Self::with_digest(&location, digest)?;
-            let mut req = Req::new(http::Method::PUT, url)
+            let req = Req::new(http::Method::PUT, url)
                 .header("content-type", "application/octet-stream")
                 .body(data)
-                .no_retry();
-            req.progress = Some(progress);
+                .no_retry()
+                .blob_payload(progress);
             let (why, wait) = match self.execute(&req) {
                 Ok(resp) if resp.status().as_u16() == 201 => return Ok(()),
                 Ok(resp) if is_retryable_status(resp.status().as_u16()) => (

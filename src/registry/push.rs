@@ -214,15 +214,12 @@ fn push_blob(
     if client.blob_exists(repo, &blob.digest)? {
         return Ok(BlobAction::Skipped);
     }
+    // Try the first mount source; a miss opens an upload session we use.
     let mut session = None;
-    for from in mount_from.iter().filter(|f| f.as_str() != repo) {
+    if let Some(from) = mount_from.iter().find(|f| f.as_str() != repo) {
         match client.mount_blob(repo, &blob.digest, from)? {
             Mount::Mounted => return Ok(BlobAction::Mounted),
-            // Not there: the registry opened an upload session; use it.
-            Mount::Upload(loc) => {
-                session = Some(loc);
-                break;
-            }
+            Mount::Upload(loc) => session = Some(loc),
         }
     }
     progress.start(&blob.digest, blob.size());
