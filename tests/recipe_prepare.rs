@@ -409,19 +409,6 @@ fn cook_refuses_to_overwrite_real_sources() {
     assert!(main.contains("real"));
 }
 
-fn copy_dir(from: &Path, to: &Path) {
-    for e in std::fs::read_dir(from).unwrap().flatten() {
-        let p = e.path();
-        let t = to.join(e.file_name());
-        if p.is_dir() {
-            std::fs::create_dir_all(&t).unwrap();
-            copy_dir(&p, &t);
-        } else {
-            std::fs::copy(&p, &t).unwrap();
-        }
-    }
-}
-
 #[test]
 fn two_independent_runs_give_identical_bytes() {
     let a = big_workspace();
