@@ -6,8 +6,9 @@
 //! source edit and after a version bump.
 //!
 //! Nothing is pulled from a registry: `scripts/docker-test-base.sh` builds a
-//! muslrust-compatible base from Debian packages (debootstrap) and a minimal
-//! runtime base, both cached in the daemon under fixed tags.
+//! muslrust-compatible base from Debian packages (debootstrap), and the
+//! runtime stage starts from muslrust-chef's own base image (`image
+//! --load`); both are cached in the daemon under fixed tags.
 //!
 //! Run: `cargo test --test docker_path -- --nocapture --test-threads 1`
 //! (needs root, dockerd, debootstrap and the network to Debian's mirror and
@@ -23,7 +24,7 @@ use std::time::{Duration, Instant};
 use common::{Fixture, chef, have, require, run};
 
 const BASE_TAG: &str = "muslrust-chef-test/muslrust:local";
-const RUNTIME_TAG: &str = "muslrust-chef-test/static:local";
+const RUNTIME_TAG: &str = "muslrust-chef-test/chef-base:local";
 const BUILDER_TAG: &str = "muslrust-chef-test/builder:local";
 
 /// Docker builds share two cores: one at a time.
@@ -128,21 +129,20 @@ fn tail(s: &str, n: usize) -> String {
 /// The two local base images and the builder image, built once per run.
 fn builder_image() {
     let r = BUILDER.get_or_init(|| {
-        for (what, tag) in [("base", BASE_TAG), ("runtime", RUNTIME_TAG)] {
-            let (ok, out, secs) = timed(
-                Command::new("bash")
-                    .arg(repo().join("scripts/docker-test-base.sh"))
-                    .args([what, tag])
-                    .env("DOCKER", docker_bin()),
-            );
-            if !ok {
-                return Err(format!(
-                    "scripts/docker-test-base.sh {what} failed:\n{}",
-                    tail(&out, 40)
-                ));
-            }
-            eprintln!("{what} image {tag}: ready in {secs:.1}s");
+        let (ok, out, secs) = timed(
+            Command::new("bash")
+                .arg(repo().join("scripts/docker-test-base.sh"))
+                .args(["base", BASE_TAG])
+                .env("DOCKER", docker_bin()),
+        );
+        if !ok {
+            return Err(format!(
+                "scripts/docker-test-base.sh base failed:\n{}",
+                tail(&out, 40)
+            ));
         }
+        eprintln!("base image {BASE_TAG}: ready in {secs:.1}s");
+        runtime_base()?;
         let (ok, out, secs) = timed(
             docker()
                 .args(["build", "--network", "host", "--progress", "plain"])
@@ -164,6 +164,28 @@ fn builder_image() {
     if let Err(e) = r {
         panic!("{e}");
     }
+}
+
+/// The runtime stage's base: muslrust-chef's own built-in base image
+/// (root, nobody and nonroot users, CA bundle, /tmp), loaded into the
+/// daemon with `image --load`. The image carries a tiny placeholder binary
+/// as its app layer; the generated Dockerfile adds its own and replaces the
+/// entrypoint.
+fn runtime_base() -> Result<(), String> {
+    let fx = Fixture::bin_crate("runtime-base", "fn main() {}\n");
+    let (ok, out, secs) = timed(
+        chef()
+            .args(["image", "--release", "--load", "-t", RUNTIME_TAG, "--path"])
+            .arg(fx.path()),
+    );
+    if !ok {
+        return Err(format!(
+            "muslrust-chef image --load failed:\n{}",
+            tail(&out, 40)
+        ));
+    }
+    eprintln!("runtime base {RUNTIME_TAG}: loaded with `muslrust-chef image --load` in {secs:.1}s");
+    Ok(())
 }
 
 /// A generated-Dockerfile build of `dir` tagged `tag`.
