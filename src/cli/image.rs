@@ -35,16 +35,19 @@ pub struct Args {
     /// Load the image into the local Docker daemon (one platform).
     #[arg(long, conflicts_with = "push")]
     pub load: bool,
-    /// Push to a registry repository (REGISTRY/REPO[:TAG]).
-    #[arg(long, value_name = "REF")]
+    /// Push to a registry repository (REGISTRY/REPO[:TAG]); a bare NAME[:TAG],
+    /// or no value, goes under $MUSLRUST_CHEF_REPO.
+    #[arg(long, value_name = "REF", num_args = 0..=1, default_missing_value = "")]
     pub push: Option<String>,
+    #[command(flatten)]
+    pub registry: super::push_flags::PushFlags,
     /// Image name and tag (repeatable; default: <bin>:latest).
     #[arg(short, long = "tag", value_name = "NAME:TAG")]
     pub tags: Vec<String>,
     /// Replace an existing output file or directory.
     #[arg(long)]
     pub force: bool,
-    /// Put the app layer on this image instead of the built-in base: oci:DIR[:NAME].
+    /// Put the app layer on this image instead of the built-in base: oci:DIR[:NAME] or a registry REF.
     #[arg(long, value_name = "IMAGE")]
     pub base: Option<String>,
     /// PEM CA bundle for the built-in base (default: Mozilla's roots from webpki-root-certs).
@@ -81,14 +84,14 @@ fn output_of(args: &Args) -> Result<Output> {
     match (&args.output, args.load, &args.push) {
         (Some(o), _, _) => o.parse(),
         (None, true, _) => Ok(Output::Daemon),
-        (None, false, Some(r)) => Ok(Output::Registry(r.clone())),
+        (None, false, Some(r)) => Ok(Output::Registry(super::push_flags::push_ref(r)?)),
         (None, false, None) => Err(Error::new("no output given for the image")
             .hint("add --output oci:DIR, --output docker-archive:FILE, --load or --push REF")),
     }
 }
 
 /// Reads `--base`.
-fn base_of(args: &Args) -> Result<BaseChoice> {
+fn base_of(args: &Args, platforms: &[muslrust_chef::Platform]) -> Result<BaseChoice> {
     let Some(spec) = &args.base else {
         let opts = BaseOptions {
             ca_bundle: args.ca_bundle.clone(),
@@ -101,14 +104,17 @@ fn base_of(args: &Args) -> Result<BaseChoice> {
         Some(("oci", rest)) if !rest.is_empty() => {
             let (dir, name) = oci_layout::split_dir_ref(rest);
             let loaded = oci_layout::read_layout(&dir, name.as_deref())?;
-            let name = loaded
-                .ref_name
-                .or(name)
-                .unwrap_or_else(|| dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default());
-            Ok(BaseChoice::Image { name, images: loaded.images })
+            let name = loaded.ref_name.or(name).unwrap_or_else(|| {
+                dir.file_name()
+                    .map(|n| n.to_string_lossy().into_owned())
+                    .unwrap_or_default()
+            });
+            Ok(BaseChoice::Image {
+                name,
+                images: loaded.images,
+            })
         }
-        _ => Err(Error::new(format!("--base `{spec}` is not an image this version can read"))
-            .hint("use --base oci:DIR[:NAME] (an OCI layout, e.g. from `skopeo copy docker://IMAGE oci:DIR:NAME`)")),
+        _ => args.registry.pull_base(spec, platforms),
     }
 }
 
@@ -116,7 +122,10 @@ pub fn run(args: Args, g: Global) -> Result<ExitCode> {
     let reporter = StderrReporter { quiet: g.quiet };
     // Everything that can be wrong with the flags fails before the build.
     let output = output_of(&args)?;
-    let sink = output::sink_for(&output, SinkOptions { force: args.force })?;
+    let sink = match &output {
+        Output::Registry(r) => args.registry.sink(r, args.base.as_deref(), g.quiet)?,
+        _ => output::sink_for(&output, SinkOptions { force: args.force })?,
+    };
     let project = args.flags.load_project()?;
     let bin = assemble::select_bin(&project, &args.flags.bins)?;
     let req = args
@@ -133,7 +142,7 @@ pub fn run(args: Args, g: Global) -> Result<ExitCode> {
         labels.insert(k, v);
     }
     let spec = ImageSpec {
-        base: base_of(&args)?,
+        base: base_of(&args, &req.platforms)?,
         user: args.user.clone(),
         env: args
             .envs
@@ -152,7 +161,10 @@ pub fn run(args: Args, g: Global) -> Result<ExitCode> {
     };
     assemble::check_platforms(&spec, &req.platforms)?;
     let mut tags: Vec<String> = args.tags.iter().map(|t| output::normalize_tag(t)).collect();
-    if tags.is_empty() {
+    if matches!(output, Output::Registry(_)) {
+        // The registry sink tags the pushed REF's tag plus any --tag.
+        tags = args.tags.clone();
+    } else if tags.is_empty() {
         tags.push(format!("{bin}:latest"));
     }
     let mut req = req;

@@ -9,7 +9,11 @@ mod doctor;
 mod image;
 mod init;
 mod inspect;
+mod login;
+mod logout;
 mod prepare;
+mod push_flags;
+mod push_progress;
 mod reporter;
 
 use std::process::ExitCode;
@@ -46,6 +50,10 @@ enum Command {
     Doctor(doctor::Args),
     /// Write a Dockerfile, .dockerignore and CI workflows for a project.
     Init(init::Args),
+    /// Log in to a registry (stored where `docker login` stores it).
+    Login(login::Args),
+    /// Remove a registry's stored credentials.
+    Logout(logout::Args),
 }
 
 /// Options every command sees.
@@ -66,6 +74,8 @@ pub fn main() -> ExitCode {
         Command::Inspect(a) => inspect::run(a, global),
         Command::Doctor(a) => doctor::run(a, global),
         Command::Init(a) => init::run(a, global),
+        Command::Login(a) => login::run(a, global),
+        Command::Logout(a) => logout::run(a, global),
     };
     match result {
         Ok(code) => code,

@@ -10,6 +10,7 @@
 pub mod daemon;
 pub mod docker_archive;
 pub mod oci_layout;
+pub mod registry;
 
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
@@ -111,8 +112,10 @@ pub fn sink_for(output: &Output, opts: SinkOptions) -> Result<Box<dyn Sink>> {
         Output::OciLayout(dir) => Ok(Box::new(oci_layout::OciLayoutSink::new(dir.clone(), opts))),
         Output::DockerArchive(file) => Ok(Box::new(docker_archive::DockerArchiveSink::new(file.clone(), opts))),
         Output::Daemon => Ok(Box::new(daemon::DaemonSink::from_env()?)),
-        Output::Registry(r) => Err(Error::new(format!("pushing to a registry ({r}) is not available yet"))
-            .hint("write an OCI layout with --output oci:DIR and push it with `skopeo copy oci:DIR docker://REF` for now")),
+        Output::Registry(r) => Ok(Box::new(registry::RegistrySink::new(
+            r,
+            registry::RegistrySinkOptions::default(),
+        )?)),
     }
 }
 
