@@ -157,7 +157,7 @@ pub fn inspect_bytes(data: &[u8]) -> Result<BinaryReport> {
         AllocatorKind::Mimalloc
     } else if has_prefix("je_malloc") || has_prefix("_rjem_") || has("je_mallocx") {
         AllocatorKind::Jemalloc
-    } else if glibc_dyn || has("_int_malloc") || (has("__libc_malloc") && !has("mi_malloc")) {
+    } else if glibc_dyn || has("_int_malloc") {
         AllocatorKind::Glibc
     } else if musl_malloc {
         AllocatorKind::Musl
