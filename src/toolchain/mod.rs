@@ -102,8 +102,12 @@ fn native_dir(
     if dir.join(".complete").is_file() {
         return Ok(dir);
     }
-    reporter.step(&format!("assembling native libraries for {platform}"));
     std::fs::create_dir_all(&base).map_err(|e| Error::io("creating", &base, e))?;
+    let _lock = lock_file(&base.join(format!(".{key}.lock")))?;
+    if dir.join(".complete").is_file() {
+        return Ok(dir);
+    }
+    reporter.step(&format!("assembling native libraries for {platform}"));
     let tmp = tempfile::Builder::new()
         .prefix(".tmp-")
         .tempdir_in(&base)
@@ -142,6 +146,19 @@ fn native_dir(
         }
     }
     Ok(dir)
+}
+
+/// Takes an exclusive lock on `path` (created if needed) until the returned
+/// file is dropped.
+pub(crate) fn lock_file(path: &Path) -> Result<std::fs::File> {
+    let f = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(path)
+        .map_err(|e| Error::io("opening", path, e))?;
+    f.lock().map_err(|e| Error::io("locking", path, e))?;
+    Ok(f)
 }
 
 fn set_writable(p: &Path) -> Result<()> {

@@ -58,6 +58,12 @@ pub fn ensure(
         return Ok(dir);
     }
     std::fs::create_dir_all(&dir).map_err(|e| Error::io("creating", &dir, e))?;
+    // One builder at a time per sysroot (parallel builds or tests would
+    // otherwise build the same std twice); the loser finds the stamp.
+    let _lock = crate::toolchain::lock_file(&dir.join(".lock"))?;
+    if stamp.is_file() {
+        return Ok(dir);
+    }
     reporter.step(&format!(
         "building std for {triple} with {} (once; cached in {})",
         rust.describe(),
