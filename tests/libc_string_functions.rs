@@ -21,6 +21,7 @@ const HARNESS_C: &str = r#"
 void *t_memcpy(void *, const void *, size_t);
 void *t_memmove(void *, const void *, size_t);
 void *t_memset(void *, int, size_t);
+int t_memcmp(const void *, const void *, size_t);
 
 #define MAXN 1024
 #define PAD 128
@@ -108,6 +109,30 @@ static void exhaustive(void) {
           ok = dst[i] == ((i >= at && i < at + n) ? (unsigned char)v : pat(i, 2));
         if (!ok) fail("memset", n, da, v);
         refill(dst, 2, lo, hi);
+      }
+  /* memcmp: equal ranges, then one byte above or below at the start, the
+     middle and the end (the sign is what counts) */
+  for (size_t n = 0; n <= MAXN; n++)
+    for (int sa = 0; sa < 64; sa++)
+      for (int da = 0; da < 64; da += 5) {
+        unsigned char *a = src + PAD + sa, *b = dst + PAD + da;
+        memcpy(b, a, n);
+        checks++;
+        if (t_memcmp(a, b, n) != 0) fail("memcmp equal", n, sa, da);
+        size_t pos[3] = {0, n / 2, n ? n - 1 : 0};
+        for (int k = 0; k < 3 && n; k++) {
+          unsigned char keep = b[pos[k]];
+          b[pos[k]] = (unsigned char)(keep + 1);
+          int want = keep == 255 ? 1 : -1; /* a < b unless keep + 1 wrapped */
+          int got = t_memcmp(a, b, n);
+          checks++;
+          if ((got < 0 ? -1 : got > 0 ? 1 : 0) != want) fail("memcmp order", n, sa, (long)pos[k]);
+          got = t_memcmp(b, a, n);
+          checks++;
+          if ((got < 0 ? -1 : got > 0 ? 1 : 0) != -want) fail("memcmp order (swapped)", n, sa, (long)pos[k]);
+          b[pos[k]] = keep;
+        }
+        refill(dst, 2, PAD + da, PAD + da + n);
       }
   checks += 2;
   if (!whole(dst, 2)) fail("stray write (destination buffer)", 0, 0, 0);
@@ -201,6 +226,7 @@ fn x86_64_string_functions_match_a_byte_reference() {
                 "-Dmemcpy=t_memcpy",
                 "-Dmemmove=t_memmove",
                 "-Dmemset=t_memset",
+                "-Dmemcmp=t_memcmp",
             ])
             .arg(&s)
             .arg(&c)
@@ -241,7 +267,8 @@ fn the_harness_catches_a_broken_memmove() {
         "#include <stddef.h>\n\
          void *t_memmove(void *d, const void *s, size_t n) { volatile unsigned char *D = d; const unsigned char *S = s; for (size_t i = 0; i < n; i++) D[i] = S[i]; return d; }\n\
          void *t_memcpy(void *d, const void *s, size_t n) { return t_memmove(d, s, n); }\n\
-         void *t_memset(void *d, int c, size_t n) { volatile unsigned char *D = d; for (size_t i = 0; i < n; i++) D[i] = (unsigned char)c; return d; }\n",
+         void *t_memset(void *d, int c, size_t n) { volatile unsigned char *D = d; for (size_t i = 0; i < n; i++) D[i] = (unsigned char)c; return d; }\n\
+         int t_memcmp(const void *a, const void *b, size_t n) { const unsigned char *A = a, *B = b; for (size_t i = 0; i < n; i++) if (A[i] != B[i]) return A[i] - B[i]; return 0; }\n",
     )
     .unwrap();
     common::run(

@@ -90,7 +90,7 @@ pub fn effective(platform: Platform, choice: LibcChoice) -> LibcChoice {
 }
 
 /// Bump when the way the archive is put together changes.
-const RECIPE_VERSION: u32 = 1;
+const RECIPE_VERSION: u32 = 2;
 
 /// A key for caches of assembled libraries: changes whenever the embedded
 /// mimalloc or our string functions change.
@@ -130,7 +130,7 @@ const REMOVED_ALLOCATOR_MEMBERS: &[&str] = &[
 ];
 
 /// musl's string members that ours replace.
-const REMOVED_STRING_MEMBERS: &[&str] = &["memcpy.lo", "memmove.lo", "memset.lo"];
+const REMOVED_STRING_MEMBERS: &[&str] = &["memcpy.lo", "memmove.lo", "memset.lo", "memcmp.lo"];
 
 /// Flags for mimalloc: its malloc override (`malloc`, `free`, ... and the
 /// `__libc_*` names musl's internals call), musl mode, release build.

@@ -1,5 +1,5 @@
 /*
- * memcpy, memmove and memset for x86_64 musl, written for muslrust-chef.
+ * memcpy, memmove, memset and memcmp for x86_64 musl, written for muslrust-chef.
  *
  * Why: musl's x86_64 memcpy is `rep movsq` plus a byte loop, which is slow
  * for the small copies Rust code makes all the time (moves of structs,
@@ -306,5 +306,60 @@ memset:
 muslrust_chef_string_marker:
 	.ascii "muslrust-chef fast string functions\0"
 	.size memset, muslrust_chef_string_marker-memset
+
+	/* memcmp: 16 bytes at a time with pcmpeqb/pmovmskb, the last 16 bytes
+	 * compared overlapping; below 16 bytes a byte loop. Returns the
+	 * difference of the first differing bytes (as unsigned char). */
+	.globl memcmp
+	.type memcmp,@function
+	.p2align 4
+memcmp:
+	cmp	$16, %rdx
+	jb	.Lmc_small
+	xor	%ecx, %ecx
+	.p2align 4
+.Lmc_loop:
+	movdqu	(%rdi,%rcx), %xmm0
+	movdqu	(%rsi,%rcx), %xmm1
+	pcmpeqb	%xmm1, %xmm0
+	pmovmskb %xmm0, %eax
+	xor	$0xffff, %eax
+	jnz	.Lmc_diff
+	add	$16, %rcx
+	lea	16(%rcx), %r8
+	cmp	%rdx, %r8
+	jbe	.Lmc_loop
+	lea	-16(%rdx), %rcx
+	movdqu	(%rdi,%rcx), %xmm0
+	movdqu	(%rsi,%rcx), %xmm1
+	pcmpeqb	%xmm1, %xmm0
+	pmovmskb %xmm0, %eax
+	xor	$0xffff, %eax
+	jnz	.Lmc_diff
+	ret
+.Lmc_diff:
+	bsf	%eax, %eax
+	add	%rcx, %rax
+	movzbl	(%rdi,%rax), %ecx
+	movzbl	(%rsi,%rax), %edx
+	mov	%ecx, %eax
+	sub	%edx, %eax
+	ret
+.Lmc_small:
+	xor	%eax, %eax
+	xor	%ecx, %ecx
+	test	%rdx, %rdx
+	jz	.Lmc_ret
+.Lmc_byte:
+	movzbl	(%rdi,%rcx), %eax
+	movzbl	(%rsi,%rcx), %r8d
+	sub	%r8d, %eax
+	jnz	.Lmc_ret
+	inc	%rcx
+	cmp	%rdx, %rcx
+	jb	.Lmc_byte
+.Lmc_ret:
+	ret
+	.size memcmp, .-memcmp
 
 	.section .note.GNU-stack,"",@progbits
