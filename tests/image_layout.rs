@@ -411,14 +411,6 @@ fn outputs_refuse_to_overwrite_without_force_and_leave_nothing_half_written() {
         .filter(|n| n.starts_with('.'))
         .collect();
     assert!(names.is_empty(), "leftovers: {names:?}");
-    // Registry: a clear "not yet" error.
-    assert!(
-        sink_for(
-            &Output::Registry("localhost:5000/x".into()),
-            SinkOptions::default()
-        )
-        .is_err()
-    );
 }
 
 /// Bad input through the real binary: each fails before building, exits
@@ -466,7 +458,6 @@ fn cli_rejects_bad_input_before_building() {
             vec!["--output", "oci:o", "--ca-bundle", "Cargo.toml"],
             "no PEM certificate",
         ),
-        (vec!["--push", "localhost:5000/svc"], "not available yet"),
     ];
     let before = listing(fx.path());
     for (args, want) in cases {
