@@ -9,7 +9,8 @@
 #  2. `prepare`'s own run time on a generated workspace of N members
 #     against cargo-chef's `prepare` (skipped when `cargo chef` is not
 #     installed: `cargo install cargo-chef`).
-# Usage: bench/cache/run.sh [PROJECT_DIR] (env: MEMBERS=40, RUNS=10, CHEF=path)
+# Usage: bench/cache/run.sh [PROJECT_DIR]
+# env: MEMBERS=40, RUNS=10, CHEF=path, PART=all|cache|prepare
 set -euo pipefail
 here=$(cd "$(dirname "$0")/../.." && pwd)
 project=$(cd "${1:-$here/examples/allowlist}" && pwd)
@@ -29,6 +30,7 @@ copy_project() { # SRC DEST: the project without target/ or recipe.json
   (cd "$1" && tar --exclude=./target --exclude=./recipe.json -cf - .) | (cd "$2" && tar -xf -)
 }
 
+if [[ "${PART:-all}" != prepare ]]; then
 echo "== cache: $project"
 copy_project "$project" "$work/cold"
 t0=$(now); "$CHEF" -q build --release --path "$work/cold" >/dev/null; t1=$(now)
@@ -64,6 +66,8 @@ printf 'rebuild after source-only change:  %8.2f s\n' "$rebuild"
 printf 'cold / rebuild ratio:              %8.1fx\n' "$(echo "$cold / $rebuild" | bc -l)"
 printf 'external crates recompiled:        %8d (must be 0)\n' "$recompiled"
 [[ $recompiled -eq 0 ]] || { cat "$work/rebuild.log"; echo "FAIL: external crates recompiled" >&2; exit 1; }
+fi
+[[ "${PART:-all}" != cache ]] || exit 0
 
 echo "== prepare on a generated workspace of $members members ($runs runs each)"
 ws=$work/ws

@@ -5,10 +5,11 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use muslrust_chef::env;
 use muslrust_chef::error::Result;
 use muslrust_chef::platform::Platform;
+use muslrust_chef::project::Project;
 use muslrust_chef::recipe::{self, PrepareOptions, Settings};
-use muslrust_chef::{env, toolchain};
 
 use super::Global;
 use super::build_flags::BuildFlags;
@@ -35,7 +36,9 @@ pub struct Args {
 pub fn run(args: Args, g: Global) -> Result<ExitCode> {
     let reporter = StderrReporter { quiet: g.quiet };
     let flags = &args.flags;
-    let project = flags.load_project()?;
+    // `cargo metadata --no-deps` with the user's cargo: probing every
+    // toolchain (as `build` does) would triple prepare's run time.
+    let project = Project::load(&flags.path, None)?;
     let explicit_platforms = !flags.platform.is_empty()
         || std::env::var(env::PLATFORMS).is_ok_and(|v| !v.trim().is_empty())
         || project.chef_setting(None, "platforms").is_some();
@@ -76,10 +79,7 @@ pub fn run(args: Args, g: Global) -> Result<ExitCode> {
         allocator: recipe::allocator_name(libc.allocator).into(),
         string_functions: recipe::strings_name(libc.strings).into(),
     };
-    let cargo = toolchain::rust::candidates()
-        .into_iter()
-        .next()
-        .map(|t| t.cargo);
+    let cargo = None;
     let opts = PrepareOptions {
         path: flags.path.clone(),
         cargo,
