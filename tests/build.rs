@@ -389,3 +389,54 @@ fn message_format_json_emits_one_object_per_artifact() {
     }
     assert!(r.stderr.is_empty(), "-q keeps stderr quiet: {}", r.stderr);
 }
+
+/// A recipe in the project directory supplies the settings `build` is not
+/// given (so `build` hits the cooked cache), and a differing flag is
+/// warned about as a cache miss.
+#[test]
+fn build_takes_unset_settings_from_the_recipe() {
+    if !require_musl_toolchains() {
+        return;
+    }
+    let fx = Fixture::new(&[
+        (
+            "Cargo.toml",
+            "[package]\nname = \"recipefix\"\nversion = \"0.1.0\"\nedition = \"2021\"\n\n[workspace]\n\n[features]\nloud = []\n",
+        ),
+        (
+            "src/main.rs",
+            "fn main() { println!(\"loud={} release={}\", cfg!(feature = \"loud\"), !cfg!(debug_assertions)); }\n",
+        ),
+    ]);
+    run(chef()
+        .args([
+            "prepare",
+            "--release",
+            "--features",
+            "loud",
+            "--generate-lockfile",
+            "--platform",
+            "linux/amd64",
+        ])
+        .current_dir(fx.path()))
+    .ok();
+    assert!(fx.path().join("recipe.json").is_file());
+    let r = run(chef().arg("build").current_dir(fx.path()));
+    r.ok();
+    assert!(
+        r.stderr.contains("using the recipe's profile, features"),
+        "{}",
+        r.stderr
+    );
+    assert!(!r.stderr.contains("CACHE MISS"), "{}", r.stderr);
+    let exe = PathBuf::from(r.stdout.trim());
+    assert_eq!(
+        run_for_platform(&exe, "linux/amd64").stdout.trim(),
+        "loud=true release=true"
+    );
+    let r = run(chef()
+        .args(["build", "--profile", "dev"])
+        .current_dir(fx.path()));
+    r.ok();
+    assert!(r.stderr.contains("CACHE MISS"), "{}", r.stderr);
+}
