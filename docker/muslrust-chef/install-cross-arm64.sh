@@ -32,7 +32,7 @@ apt-get install -y -qq --no-install-recommends gcc-aarch64-linux-gnu musl-dev:ar
 tmp=$(mktemp -d)
 cd "$tmp"
 unwind=""
-for v in 19 18 17 16 15 14; do
+for v in 14 15 16 17 18 19; do
   if apt-get download -qq "libunwind-$v-dev:arm64" 2>/dev/null; then unwind=$v; break; fi
 done
 if [ -n "$unwind" ]; then
