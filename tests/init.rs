@@ -51,7 +51,7 @@ fn writes_dockerfile_and_dockerignore_from_the_manifest() {
         "AS planner",
         "AS cook",
         "AS build",
-        "muslrust-chef prepare --bin svc --recipe-path recipe.json",
+        "muslrust-chef prepare --release --platform \"$TARGETPLATFORM\" --bin svc --recipe-path recipe.json",
         "muslrust-chef cook --release --platform \"$TARGETPLATFORM\" --recipe-path recipe.json",
         "muslrust-chef build --release --strip --platform \"$TARGETPLATFORM\" --bin svc --out /out",
         "ARG MUSLRUST_CHEF_IMAGE=",

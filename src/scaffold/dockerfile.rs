@@ -54,13 +54,14 @@ pub fn render(plan: &Plan) -> String {
 ARG MUSLRUST_CHEF_IMAGE={builder}
 ARG RUNTIME_IMAGE={runtime}
 
-# 1. planner: reduce the workspace to a recipe (manifests, lockfile, build
-#    settings; the project's own version masked). Changes only when the
-#    dependencies do.
+# 1. planner: reduce the workspace to a recipe (manifests, lockfile, the
+#    build settings below; the project's own version masked). Changes only
+#    when the dependencies do. cook and build are given the same settings.
 FROM --platform=$BUILDPLATFORM ${{MUSLRUST_CHEF_IMAGE}} AS planner
+ARG TARGETPLATFORM
 WORKDIR /app
 COPY . .
-RUN muslrust-chef prepare --bin {bin} --recipe-path recipe.json
+RUN muslrust-chef prepare --release --platform "$TARGETPLATFORM" --bin {bin} --recipe-path recipe.json
 
 # 2. cook: compile only the dependencies, for the target platform. This
 #    layer is reused as long as recipe.json is unchanged.
