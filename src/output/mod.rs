@@ -110,7 +110,10 @@ pub trait Sink {
 pub fn sink_for(output: &Output, opts: SinkOptions) -> Result<Box<dyn Sink>> {
     match output {
         Output::OciLayout(dir) => Ok(Box::new(oci_layout::OciLayoutSink::new(dir.clone(), opts))),
-        Output::DockerArchive(file) => Ok(Box::new(docker_archive::DockerArchiveSink::new(file.clone(), opts))),
+        Output::DockerArchive(file) => Ok(Box::new(docker_archive::DockerArchiveSink::new(
+            file.clone(),
+            opts,
+        ))),
         Output::Daemon => Ok(Box::new(daemon::DaemonSink::from_env()?)),
         Output::Registry(r) => Ok(Box::new(registry::RegistrySink::new(
             r,
