@@ -22,8 +22,9 @@ def main():
     out, path, extra = sys.argv[1], sys.argv[2], sys.argv[3:]
     d = json.load(open(path))
     rows = BUILDS + [r for r in extra if r in d["results"]]
-    names = [r.replace("muslrust-chef ", "muslrust-chef\n").replace(" ", "\n") for r in rows]
-    fig, axes = plt.subplots(1, 2, figsize=(5 + 1.3 * len(rows), 4.2))
+    names = [r.replace("muslrust-chef MIMALLOC_", "muslrust-chef\nMIMALLOC_").replace(" MIMALLOC_", "\nMIMALLOC_")
+             .replace("MIMALLOC_", "") for r in rows]
+    fig, axes = plt.subplots(1, 2, figsize=(3 + 1.75 * len(rows), 4.4))
     for ax, key, title in [
         (axes[0], "rps_vs_glibc", "requests/s vs glibc (higher is better)"),
         (axes[1], "peak_vs_glibc", "peak RSS vs glibc (lower is better)"),
@@ -36,7 +37,7 @@ def main():
         if key == "peak_vs_glibc":
             ax.axhline(1.5, color="grey", linewidth=0.8, linestyle="--")
         ax.set_xticks(range(len(rows)))
-        ax.set_xticklabels(names, fontsize=7)
+        ax.set_xticklabels(names, fontsize=7, rotation=20, ha="right")
         ax.set_title(title, fontsize=10)
     fig.suptitle(f"example service under {d['command']} ({d['machine']})", fontsize=9)
     fig.tight_layout()

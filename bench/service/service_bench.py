@@ -51,8 +51,7 @@ DEFAULT_KNOBS = ";".join([
     "MIMALLOC_PURGE_DELAY=0",
     "MIMALLOC_ALLOW_LARGE_OS_PAGES=0",
     "MIMALLOC_ARENA_RESERVE=64MiB",
-    "MIMALLOC_EAGER_COMMIT=0",
-    "MIMALLOC_ALLOW_THP=0 MIMALLOC_ARENA_EAGER_COMMIT=0 MIMALLOC_PURGE_DELAY=0",
+    "MIMALLOC_ALLOW_THP=0 MIMALLOC_PURGE_DELAY=0",
 ])
 
 
@@ -223,14 +222,20 @@ def main():
     med = {name: {k: statistics.median(x[k] for x in runs[name]) for k in ["rps", "peak_kb", "start_kb"]}
            for name in runs}
     g = med["glibc"]
+    # Throughput against the glibc run of the same round, then the median:
+    # steadier than a ratio of medians when background load drifts.
+    paired = {name: statistics.median(x["rps"] / y["rps"] for x, y in zip(runs[name], runs["glibc"]))
+              for name in runs}
     print(f"\nexample service (memory backend), wrk -t{a.threads} -c{a.connections} -d{a.duration}s, "
           f"median of {a.rounds} rounds; ratios vs glibc in the same run\n")
-    print("| build | requests/s | vs glibc | peak RSS (MiB) | vs glibc | RSS at start (MiB) |")
-    print("|---|---|---|---|---|---|")
+    print("| build | requests/s | (min-max) | vs glibc | vs glibc, same round | peak RSS (MiB) | vs glibc | RSS at start (MiB) |")
+    print("|---|---|---|---|---|---|---|---|")
     for name, _, _ in rows:
         m = med[name]
-        print(f"| {name} | {m['rps']:.0f} | {m['rps'] / g['rps']:.2f}x | {m['peak_kb'] / 1024:.1f} | "
-              f"{m['peak_kb'] / g['peak_kb']:.2f}x | {m['start_kb'] / 1024:.1f} |")
+        lo = min(x["rps"] for x in runs[name])
+        hi = max(x["rps"] for x in runs[name])
+        print(f"| {name} | {m['rps']:.0f} | {lo:.0f}-{hi:.0f} | {m['rps'] / g['rps']:.2f}x | {paired[name]:.2f}x | "
+              f"{m['peak_kb'] / 1024:.1f} | {m['peak_kb'] / g['peak_kb']:.2f}x | {m['start_kb'] / 1024:.1f} |")
     if a.json:
         meta = {
             "bench": "service",
@@ -239,9 +244,11 @@ def main():
             "machine": f"{platform.machine()}, {os.cpu_count()} cpus, {cpu_model()}, "
                        f"{platform.system()} {platform.release()}",
             "date": time.strftime("%Y-%m-%d"),
+            "load_average": os.getloadavg(),
             "linked": facts,
             "results": {name: {"median": med[name], "runs": runs[name],
                                "rps_vs_glibc": med[name]["rps"] / g["rps"],
+                               "rps_vs_glibc_same_round": paired[name],
                                "peak_vs_glibc": med[name]["peak_kb"] / g["peak_kb"]}
                         for name in runs},
         }
