@@ -33,6 +33,10 @@ for f in tests/*.rs; do
   esac
 done
 
+step "examples/allowlist: clippy and unit tests (its own workspace)"
+cargo clippy --locked --manifest-path examples/allowlist/Cargo.toml --all-targets -- -D warnings
+cargo test --locked --manifest-path examples/allowlist/Cargo.toml
+
 step "fast group: unit tests + ${fast[*]}"
 start=$(date +%s)
 cargo test --locked --lib --bins "${fast[@]}"

@@ -141,6 +141,12 @@ const COMPILE_FLAGS: &[&str] = &[
     "-DMI_BUILD_RELEASE",
     "-DNDEBUG",
     "-DMI_DEBUG=0",
+    // No transparent huge pages on mimalloc's arenas: with Linux's usual
+    // `madvise` THP setting each thread's first touch otherwise commits a
+    // whole 2 MiB page. Measured on the example service: peak RSS 1.95x
+    // glibc's with THP, 0.70x without, same requests/s (bench/service).
+    // `MIMALLOC_ALLOW_THP=1` turns it back on at run time.
+    "-DMI_DEFAULT_ALLOW_THP=0",
     "-fno-builtin-malloc",
     "-ftls-model=initial-exec",
     "-ffunction-sections",
