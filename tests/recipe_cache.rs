@@ -404,8 +404,19 @@ fn musl_platform_cook_then_build_reuses_dependencies() {
     let exe = b.stdout.lines().next().unwrap().trim().to_string();
     let out = Command::new(&exe).output().unwrap();
     assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "hello, 42");
-    // A build with other settings than the recipe's says so, loudly.
+    // Without flags, build takes the recipe's settings (release here).
     let b = run(chef().arg("build").arg("--path").arg(c.path()));
+    b.ok();
+    assert!(
+        b.stderr.contains("using the recipe's profile"),
+        "{}",
+        b.stderr
+    );
+    assert!(!b.stderr.contains("CACHE MISS"), "{}", b.stderr);
+    // A build given other settings than the recipe's says so, loudly.
+    let b = run(chef()
+        .args(["build", "--profile", "dev", "--path"])
+        .arg(c.path()));
     b.ok();
     assert!(b.stderr.contains("CACHE MISS"), "{}", b.stderr);
 }
