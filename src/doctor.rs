@@ -132,8 +132,8 @@ pub fn check_platform(platform: Platform) -> PlatformReport {
 
 /// Whether a Docker daemon answers on its socket.
 pub fn check_docker() -> Check {
-    let host =
-        std::env::var("DOCKER_HOST").unwrap_or_else(|_| "unix:///var/run/docker.sock".into());
+    let host = std::env::var(crate::env::DOCKER_HOST)
+        .unwrap_or_else(|_| "unix:///var/run/docker.sock".into());
     let reachable = match host.strip_prefix("unix://") {
         Some(path) => std::os::unix::net::UnixStream::connect(path).is_ok(),
         None => host

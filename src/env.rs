@@ -20,6 +20,12 @@ pub const STRING_FUNCTIONS: &str = "MUSLRUST_CHEF_STRING_FUNCTIONS";
 /// instead of skipping.
 pub const REQUIRE_ALL: &str = "MUSLRUST_CHEF_REQUIRE_ALL";
 
+/// Overrides the registry upload chunk size in bytes (tests use it to force
+/// chunked uploads of small blobs).
+pub const REGISTRY_CHUNK_SIZE: &str = "MUSLRUST_CHEF_REGISTRY_CHUNK_SIZE";
+/// Docker's variable naming the daemon (`unix:///path/to/docker.sock`).
+pub const DOCKER_HOST: &str = "DOCKER_HOST";
+
 /// Cargo's switch to fetch git dependencies with the git CLI; we default it
 /// to `true` (cargo's built-in fetch ran out of memory under emulation).
 pub const CARGO_NET_GIT_FETCH_WITH_CLI: &str = "CARGO_NET_GIT_FETCH_WITH_CLI";

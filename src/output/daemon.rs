@@ -19,8 +19,7 @@ use crate::error::{Error, Result};
 use crate::image::ImageSet;
 use crate::reporter::Reporter;
 
-/// Docker's variable naming the daemon (`unix:///path/to/docker.sock`).
-pub const DOCKER_HOST: &str = "DOCKER_HOST";
+pub use crate::env::DOCKER_HOST;
 /// Where the daemon listens by default.
 pub const DEFAULT_SOCKET: &str = "/var/run/docker.sock";
 

@@ -45,9 +45,7 @@ application/vnd.oci.image.manifest.v1+json, \
 application/vnd.docker.distribution.manifest.list.v2+json, \
 application/vnd.docker.distribution.manifest.v2+json";
 
-/// Environment variable overriding the upload chunk size in bytes (tests
-/// use it to force chunked uploads of small blobs).
-pub const CHUNK_SIZE_ENV: &str = "MUSLRUST_CHEF_REGISTRY_CHUNK_SIZE";
+use crate::env::REGISTRY_CHUNK_SIZE as CHUNK_SIZE_ENV;
 /// Default chunk size: blobs up to this size go up in one `PUT`.
 pub const DEFAULT_CHUNK_SIZE: usize = 16 << 20;
 
