@@ -93,7 +93,14 @@ impl RustToolchain {
 /// Candidate toolchains, most preferred first: the one the user gets by
 /// typing `cargo` (honouring `RUSTC`/`CARGO`), then the system one in
 /// `/usr/bin` (Debian's `rustc-web`, which ships its library sources).
+/// Probed once per process (each probe runs rustc twice; a build for two
+/// platforms would otherwise probe every toolchain three times).
 pub fn candidates() -> Vec<RustToolchain> {
+    static PROBED: std::sync::OnceLock<Vec<RustToolchain>> = std::sync::OnceLock::new();
+    PROBED.get_or_init(probe_candidates).clone()
+}
+
+fn probe_candidates() -> Vec<RustToolchain> {
     let mut out: Vec<RustToolchain> = Vec::new();
     let user_rustc = std::env::var_os("RUSTC")
         .map(PathBuf::from)
