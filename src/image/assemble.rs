@@ -423,8 +423,9 @@ pub fn build_image(
             .iter()
             .find(|a| a.platform == p && a.bin == bin)
             .ok_or_else(|| Error::new(format!("the build produced no `{bin}` for {p}")))?;
-        let report = inspect::inspect_file(&art.path)?;
-        inspect::verify_static(&art.path, &report, p)?;
+        // The compile stage inspected the binary already; its report is
+        // part of the artifact, so check it rather than parse the file again.
+        inspect::verify_static(&art.path, &art.report, p)?;
         let data = std::fs::read(&art.path).map_err(|e| Error::io("reading", &art.path, e))?;
         binaries.push((p, data));
     }

@@ -725,6 +725,28 @@ impl Client {
     }
 
     /// Turns an unexpected response into an error.
+    /// The outcome of the PUT that completes a blob upload: `None` when the
+    /// blob is stored (201), `Some((why, wait))` for a failure worth
+    /// retrying (a 429/5xx or a dropped connection), an error otherwise.
+    fn put_outcome(
+        &self,
+        result: std::result::Result<Response<Body>, ExecError>,
+        what: &str,
+        location: &str,
+        during: &str,
+    ) -> Result<Option<(String, Option<Duration>)>> {
+        match result {
+            Ok(resp) if resp.status().as_u16() == 201 => Ok(None),
+            Ok(resp) if is_retryable_status(resp.status().as_u16()) => Ok(Some((
+                format!("HTTP {}{during}", resp.status().as_u16()),
+                retry_after(&resp),
+            ))),
+            Ok(resp) => Err(self.status_error(resp, what, url_path(location))),
+            Err(ExecError::Transport(e)) => Ok(Some((e.message().to_string(), None))),
+            Err(ExecError::Other(e)) => Err(e),
+        }
+    }
+
     fn status_error(&self, mut resp: Response<Body>, what: &str, path: &str) -> Error {
         let status = resp.status().as_u16();
         if status == 401 || status == 403 {
@@ -934,15 +956,10 @@ impl Client {
                 // Close the session: PUT ?digest= with no body.
                 let url = Self::with_digest(&location, digest)?;
                 let req = Req::new(http::Method::PUT, url).body(&[]).no_retry();
-                let (why, wait) = match self.execute(&req) {
-                    Ok(resp) if resp.status().as_u16() == 201 => return Ok(()),
-                    Ok(resp) if is_retryable_status(resp.status().as_u16()) => (
-                        format!("HTTP {} closing the upload", resp.status().as_u16()),
-                        retry_after(&resp),
-                    ),
-                    Ok(resp) => return Err(self.status_error(resp, &what, url_path(&location))),
-                    Err(ExecError::Transport(e)) => (e.message().to_string(), None),
-                    Err(ExecError::Other(e)) => return Err(e),
+                let Some((why, wait)) =
+                    self.put_outcome(self.execute(&req), &what, &location, " closing the upload")?
+                else {
+                    return Ok(());
                 };
                 fail(self, why, wait)?;
                 if self.blob_exists(repo, digest)? {
@@ -958,15 +975,9 @@ impl Client {
                 .body(data)
                 .no_retry()
                 .blob_payload(progress);
-            let (why, wait) = match self.execute(&req) {
-                Ok(resp) if resp.status().as_u16() == 201 => return Ok(()),
-                Ok(resp) if is_retryable_status(resp.status().as_u16()) => (
-                    format!("HTTP {}", resp.status().as_u16()),
-                    retry_after(&resp),
-                ),
-                Ok(resp) => return Err(self.status_error(resp, &what, url_path(&location))),
-                Err(ExecError::Transport(e)) => (e.message().to_string(), None),
-                Err(ExecError::Other(e)) => return Err(e),
+            let Some((why, wait)) = self.put_outcome(self.execute(&req), &what, &location, "")?
+            else {
+                return Ok(());
             };
             fail(self, why, wait)?;
             if self.blob_exists(repo, digest)? {

@@ -412,20 +412,25 @@ pub enum Stored {
     Helper(String),
 }
 
+/// The credential helper `docker login` would store `registry`'s
+/// credential in: its `credHelpers` entry, else `credsStore`.
+fn storing_helper(cfg: &Map<String, Value>, registry: &str) -> Option<String> {
+    cfg.get("credHelpers")
+        .and_then(Value::as_object)
+        .and_then(|m| m.iter().find(|(k, _)| normalize_key(k) == registry))
+        .and_then(|(_, v)| v.as_str())
+        .or_else(|| cfg.get("credsStore").and_then(Value::as_str))
+        .filter(|s| !s.is_empty())
+        .map(str::to_string)
+}
+
 /// Stores `cred` for `registry` the way `docker login` does: in the
 /// registry's `credHelpers` helper, else the `credsStore` helper, else
 /// base64 in `auths`.
 pub fn store(path: &Path, registry: &str, cred: &Credential) -> Result<Stored> {
     let mut cfg = read_config(path)?.unwrap_or_default();
     let key = server_key(registry);
-    let helper = cfg
-        .get("credHelpers")
-        .and_then(Value::as_object)
-        .and_then(|m| m.iter().find(|(k, _)| normalize_key(k) == registry))
-        .and_then(|(_, v)| v.as_str())
-        .or_else(|| cfg.get("credsStore").and_then(Value::as_str))
-        .filter(|s| !s.is_empty())
-        .map(str::to_string);
+    let helper = storing_helper(&cfg, registry);
     let auths = cfg
         .entry("auths")
         .or_insert_with(|| Value::Object(Map::new()));
@@ -469,14 +474,7 @@ pub fn erase(path: &Path, registry: &str) -> Result<bool> {
         return Ok(false);
     };
     let key = server_key(registry);
-    let helper = cfg
-        .get("credHelpers")
-        .and_then(Value::as_object)
-        .and_then(|m| m.iter().find(|(k, _)| normalize_key(k) == registry))
-        .and_then(|(_, v)| v.as_str())
-        .or_else(|| cfg.get("credsStore").and_then(Value::as_str))
-        .filter(|s| !s.is_empty())
-        .map(str::to_string);
+    let helper = storing_helper(&cfg, registry);
     let mut removed = false;
     if let Some(name) = helper {
         let (ok, _) = run_helper(&name, "erase", key.as_bytes())?;
